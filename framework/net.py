@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from framework.layers import Layer, Linear
+from framework.layers import Linear
 
 
 class Net:
@@ -29,10 +29,14 @@ class Net:
             self.add(layer)
 
     def add(self, layer):
-        """Append a layer; return the net, so that calls can be chained."""
-        if not isinstance(layer, Layer):
+        """Append a layer; return the net, so that calls can be chained.
+
+        Any object with ``forward`` and ``backward`` methods is accepted, as in
+        the lesson; only the framework's own layers can be saved.
+        """
+        if not all(callable(getattr(layer, m, None)) for m in ("forward", "backward")):
             raise TypeError(
-                f"Net.add expects a framework layer (a subclass of framework.Layer), "
+                "Net.add expects a layer with forward and backward methods, "
                 f"got {type(layer).__name__}."
             )
         layer.training = self.training
@@ -69,7 +73,7 @@ class Net:
 
     def _first_trainable(self):
         for i, layer in enumerate(self.layers):
-            if layer.parameters():
+            if _parameters(layer):
                 return i
         return len(self.layers)
 
@@ -86,7 +90,7 @@ class Net:
         return [
             (f"{i}.{name}", value, grad)
             for i, layer in enumerate(self.layers)
-            for name, value, grad in layer.parameters()
+            for name, value, grad in _parameters(layer)
         ]
 
     def linear_layers(self):
@@ -110,7 +114,8 @@ class Net:
     def astype(self, dtype):
         """Cast every parameter to float32 or float64 in place; return the net."""
         for layer in self.layers:
-            layer.astype(dtype)
+            if hasattr(layer, "astype"):
+                layer.astype(dtype)
         return self
 
     @property
@@ -165,6 +170,11 @@ class Net:
     def __repr__(self):
         inner = "".join(f"\n  {layer!r}," for layer in self.layers)
         return f"Net({inner}\n)" if inner else "Net()"
+
+
+def _parameters(layer):
+    """A layer's (name, value, gradient) triples; none for layers without any."""
+    return layer.parameters() if hasattr(layer, "parameters") else []
 
 
 def predicted_labels(p):

@@ -40,6 +40,16 @@ def save(net, path):
     """
     if not isinstance(net, Net):
         raise TypeError(f"save expects a framework Net, got {type(net).__name__}.")
+    unknown = [
+        type(layer).__name__
+        for layer in net.layers
+        if LAYERS.get(type(layer).__name__) is not type(layer)
+    ]
+    if unknown:
+        raise TypeError(
+            f"Cannot save layers the framework does not define: {unknown}. "
+            f"Saved networks may use {sorted(LAYERS)}."
+        )
     architecture = {
         "format": FORMAT,
         "version": VERSION,
@@ -48,14 +58,6 @@ def save(net, path):
             for layer in net.layers
         ],
     }
-    unknown = [
-        entry["type"] for entry in architecture["layers"] if entry["type"] not in LAYERS
-    ]
-    if unknown:
-        raise TypeError(
-            f"Cannot save layers the framework does not define: {unknown}. "
-            f"Saved networks may use {sorted(LAYERS)}."
-        )
     arrays = {name: value for name, value, _ in net.parameters()}
 
     path = Path(path)

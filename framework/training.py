@@ -123,7 +123,9 @@ def fit(
         file=sys.stderr,
         dynamic_ncols=True,
     )
-    with bar:
+    # Overflow and NaN are caught below, as TrainingDiverged with advice;
+    # numpy's warnings about them would only repeat it less clearly.
+    with bar, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         for epoch in range(epochs):
             optimizer.lr = base_lr * schedule(epoch, epochs)
             order = rng.permutation(n) if shuffle else np.arange(n)
