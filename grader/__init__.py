@@ -1,0 +1,1 @@
+"""Grading of submissions: train them in a sandbox and score them against a rubric."""
