@@ -66,6 +66,7 @@ MS_RELATIME = 0x200000
 MS_STRICTATIME = 0x1000000
 
 PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_NO_NEW_PRIVS = 38
 
@@ -166,6 +167,11 @@ def main():
         except OSError as exc:
             send(status, event="setup_failed", stage="unshare", error=exc)
             os._exit(SETUP_FAILED_EXIT)
+    else:
+        # Without namespaces the command may share our uid: keep it out of
+        # /proc/<our pid>/fd, where it could write to the grader's status pipe.
+        # (The runner inherits this, and execve resets it for the command.)
+        prctl(PR_SET_DUMPABLE, 0)
 
     report_r, report_w = os.pipe()
     supervisor = os.getpid()

@@ -780,10 +780,15 @@ class _Exchange:
         self._status_bytes += data
         while b"\n" in self._status_bytes:
             line, self._status_bytes = self._status_bytes.split(b"\n", 1)
-            message = json.loads(line)
+            try:
+                message = json.loads(line)
+                event = message["event"]
+            except (ValueError, TypeError, KeyError):
+                logger.warning("ignoring a malformed sandbox status line %r", line)
+                continue
             self.messages.append(message)
-            if message["event"] == "started":
-                self._command_pid = message["pid"]
+            if event == "started" and self._command_pid is None:
+                self._command_pid = message.get("pid")
 
     def _write_stdin(self, selector):
         chunk = self._stdin[self._stdin_offset : self._stdin_offset + _STDIN_CHUNK]
@@ -823,20 +828,25 @@ def _reap(process):
 
     The supervisor is waited for without being reaped first (WNOWAIT), so its
     process group id cannot be reused by an unrelated process while we kill the
-    group.
+    group. Returns the raw wait status, or a SIGKILL status if something else in
+    the grader reaped the supervisor first.
     """
     give_up = time.monotonic() + _DRAIN_SECONDS
     flags = os.WEXITED | os.WNOHANG | os.WNOWAIT
-    while os.waitid(os.P_PID, process.pid, flags) is None:
-        if time.monotonic() > give_up:
-            os.killpg(process.pid, signal.SIGKILL)
-            give_up = math.inf
-        time.sleep(0.005)
     try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except OSError:
-        pass
-    _, wait_status, _ = os.wait4(process.pid, 0)
+        while os.waitid(os.P_PID, process.pid, flags) is None:
+            if time.monotonic() > give_up:
+                os.killpg(process.pid, signal.SIGKILL)
+                give_up = math.inf
+            time.sleep(0.005)
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        _, wait_status, _ = os.wait4(process.pid, 0)
+    except ChildProcessError:
+        logger.warning("sandbox supervisor %d was reaped elsewhere", process.pid)
+        wait_status = int(signal.SIGKILL)
     process.returncode = os.waitstatus_to_exitcode(wait_status)
     return wait_status
 
@@ -848,23 +858,29 @@ def _interpret(job, level, exchange, supervisor_status, wall_time):
     finished = events.get("finished")
     stderr = exchange.stderr.text()
 
-    if finished is None and not exchange.killed:
+    if finished is None and not started:
         if "setup_failed" in events:
             failure = events["setup_failed"]
-            error = f"{failure['stage']}: {failure['error']}"
+            error = f"{failure.get('stage')}: {failure.get('error')}"
         else:
             error = (
                 f"the sandbox supervisor ended unexpectedly (wait status "
                 f"{supervisor_status}): {stderr.strip()[-500:]}"
             )
-        if not started:
-            return _Attempt(setup_error=error)
-        return _Attempt(result=_broken_run(level, exchange, wall_time, error))
+        return _Attempt(setup_error=error)
 
     if finished is None:
-        wait_status = int(signal.SIGKILL)  # the backstop killed everything
+        # Either our backstop killed everything, or the supervisor died under the
+        # command, which only a command sharing its uid (basic level) can do.
+        # Both are the run's doing; report how the supervisor ended.
+        wait_status = int(signal.SIGKILL) if exchange.killed else supervisor_status
         cpu_time = peak_rss = None
-        timed_out = True
+        timed_out = exchange.killed
+        if not exchange.killed:
+            stderr += (
+                "\n[sandbox: the supervisor ended during the run; the command's "
+                "own exit status is unknown]\n"
+            )
     else:
         wait_status = finished["status"]
         cpu_time = finished.get("cpu_time")
@@ -900,27 +916,6 @@ def _interpret(job, level, exchange, supervisor_status, wall_time):
             stderr_dropped=exchange.stderr.dropped,
             isolation=level,
         )
-    )
-
-
-def _broken_run(level, exchange, wall_time, error):
-    """The command started but the supervisor failed to report how it ended."""
-    return RunResult(
-        returncode=None,
-        signal=None,
-        timed_out=False,
-        memory_exceeded=False,
-        cpu_time_exceeded=False,
-        file_size_exceeded=False,
-        wall_time=wall_time,
-        cpu_time=None,
-        peak_rss=None,
-        stdout=exchange.stdout.text(),
-        stderr=exchange.stderr.text(),
-        stdout_dropped=exchange.stdout.dropped,
-        stderr_dropped=exchange.stderr.dropped,
-        isolation=level,
-        setup_error=error,
     )
 
 

@@ -531,6 +531,22 @@ def test_failed_namespace_setup_falls_back_and_runs_once(workdir, monkeypatch):
     assert Path(workdir, "runs.txt").read_text() == "ran\n"
 
 
+def test_command_killing_its_supervisor_is_the_commands_failure(workdir):
+    # Possible only without namespaces, when the command shares the supervisor's
+    # uid; it must end the run as a failure of the command, not of the sandbox.
+    code = """
+        import os, signal, time
+        os.kill(os.getppid(), signal.SIGKILL)
+        time.sleep(30)
+    """
+    result = run(code, workdir, isolation="basic")
+
+    assert result.setup_error is None
+    assert result.returncode == -signal.SIGKILL
+    assert "supervisor ended during the run" in result.stderr
+    assert result.wall_time < 5.0
+
+
 def test_runs_from_several_threads_at_once(workdir):
     results = {}
 
