@@ -92,6 +92,7 @@ def test_info_says_what_would_be_used(tmp_path, capsys):
     assert f"data folder: {tmp_path / 'data'} (data_dir argument)" in out
     assert f"{tmp_path / 'data' / 'train-images-idx3-ubyte.gz'}" in out
     assert "downloads:   off (offline)" in out
+    assert "loading:     would read the files above" in out
 
 
 def test_info_reports_missing_files_and_mirrors(monkeypatch, tmp_path, capsys):

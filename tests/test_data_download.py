@@ -304,12 +304,14 @@ def test_every_mirror_failing_is_one_error_listing_each(
     mirror.route("wrong", "train-images-idx3-ubyte.gz", "file", b"x" * 10)
     mirror.serve_all("short", "truncated", files)
     refused = closed_port_url()
+    tls_to_plain_http = mirror.url("missing").replace("http://", "https://")
     use_mirrors(
         monkeypatch,
         mirror.url("missing"),
         mirror.url("wrong"),
         mirror.url("short"),
         refused,
+        tls_to_plain_http,
     )
 
     with pytest.raises(DownloadError) as caught:
@@ -320,11 +322,16 @@ def test_every_mirror_failing_is_one_error_listing_each(
     assert f"{mirror.url('wrong')}train-images-idx3-ubyte.gz: " in message
     assert f"{mirror.url('short')}train-images-idx3-ubyte.gz: transfer cut" in message
     assert f"{refused}train-images-idx3-ubyte.gz: cannot connect" in message
+    assert f"{tls_to_plain_http}train-images-idx3-ubyte.gz: cannot connect (" in message
+    assert "SSL" in message
     for name, checksum in sources.CHECKSUMS["mnist"].items():
         assert name in message and checksum.md5 in message
     assert f"place them, gzipped or not, in {tmp_path / 'data' / 'mnist'}" in message
     assert "MNIST_MIRRORS" in message
     assert "\n" not in caught.value.summary
+    assert caught.value.summary.startswith(
+        "could not download train-images-idx3-ubyte.gz from 5 mirrors: HTTP 404"
+    )
     assert list((tmp_path / "data").rglob("*.gz")) == []
     assert leftovers(tmp_path / "data") == []
 

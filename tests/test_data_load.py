@@ -188,7 +188,7 @@ def test_offline_falls_back_to_the_sample_with_one_warning(tmp_path):
     message = str(caught[0].message)
     assert "\n" not in message
     assert message.startswith("MNIST is unavailable (offline")
-    assert "using the MNIST sample bundled with the project" in message
+    assert "falling back to the MNIST sample bundled with the project" in message
     assert caught[0].filename == __file__
     assert data.name == "mnist-sample"
     assert data.x_train.shape == (4000, 784)

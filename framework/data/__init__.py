@@ -7,7 +7,7 @@ split and subsets; ``read_idx`` reads any IDX file. A sample of real MNIST
 ``data/mnist-sample/`` so a lesson runs without a network::
 
     from framework.data import load_mnist
-    data = load_mnist(validation=10_000, allow_sample=True)
+    data = load_mnist(validation=0.1, allow_sample=True)
     print(data.source)
 
 Files are looked for in a data folder (see ``framework.data.locations``) and

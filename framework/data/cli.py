@@ -99,12 +99,12 @@ def _info(args):
 
     print(f"downloads:   {'off (offline)' if offline else 'on'}")
     print(f"mirrors:     {', '.join(mirror_urls(args.dataset)) or 'none'}")
-    if any(path is None for path in found.values()):
+    if all(found.values()):
+        action = "would read the files above (checked by structure, not checksum)"
+    elif offline:
+        action = "would fail (offline); allow_sample=True would use the bundled sample"
+    else:
         target = dataset_dir(args.dataset, folder.path)
-        action = (
-            "would fail (offline); allow_sample=True would use the bundled sample"
-            if offline
-            else f"would download the missing files into {target}"
-        )
-        print(f"loading:     {action}")
+        action = f"would download the missing files into {target}"
+    print(f"loading:     {action}")
     return 0

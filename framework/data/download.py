@@ -380,8 +380,9 @@ def _failure_message(dataset, name, failures, target):
         "(or in a folder named by MNIST_DATA_DIR or data_dir). MNIST_MIRRORS "
         "(comma-separated base URLs) adds mirrors to try first."
     )
-    reasons = "; ".join(reason for _, reason in failures) or "no mirrors"
-    summary = f"could not download {name} from {len(failures)} mirror(s): {reasons}"
+    reasons = "; ".join(dict.fromkeys(reason for _, reason in failures))
+    mirrors = "1 mirror" if len(failures) == 1 else f"{len(failures)} mirrors"
+    summary = f"could not download {name} from {mirrors}: {reasons or 'none set'}"
     return message, summary
 
 

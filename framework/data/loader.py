@@ -229,8 +229,8 @@ def _read_raw(dataset, folder, offline, allow_sample, progress):
             raise
         sample = _read_sample(folder)
         warnings.warn(
-            f"{sources.TITLES[dataset]} is unavailable ({error.summary}); using the "
-            f"{sample.source} instead",
+            f"{sources.TITLES[dataset]} is unavailable ({error.summary}); falling "
+            f"back to the {sample.source}",
             UserWarning,
             stacklevel=3,
         )
