@@ -625,13 +625,17 @@ def _rlimits(job, user):
 def _namespace_plan(job, user):
     """What the runner must mount: private folders, re-exposed paths, hidden paths.
 
-    /tmp and /dev/shm are covered by private, size-limited tmpfs. When the command
-    runs as ``nobody``, a folder on the way to a path it needs but closed to it
-    (such as /root holding a pyenv interpreter) is covered by an empty tmpfs too,
-    and the needed paths are bound back into it: the command reaches them without
+    /tmp and /dev/shm are covered by private, size-limited tmpfs. The grader's
+    home folder (tokens, keys, configuration) is covered by an empty tmpfs, and so
+    is, when the command runs as ``nobody``, a folder on the way to a path it
+    needs but closed to it (such as /root holding a pyenv interpreter). Needed
+    paths under a cover are bound back into it: the command reaches them without
     seeing anything else of that folder.
     """
     covers = {path: 0o1777 for path in ("/tmp", "/dev/shm") if os.path.isdir(path)}
+    home = _grader_home()
+    if home is not None and home not in job.needed_paths:
+        covers.setdefault(home, 0o755)
     if user is not None:
         for path in job.needed_paths:
             closed = _first_closed_parent(path, *user)
@@ -654,6 +658,15 @@ def _namespace_plan(job, user):
         + [path for path in outermost if covers[path] == 0o1777],
         "tmpfs_size": tmpfs_size,
     }
+
+
+def _grader_home():
+    """The grader user's home folder from the password database, or None."""
+    try:
+        home = os.path.realpath(pwd.getpwuid(os.geteuid()).pw_dir)
+    except KeyError:
+        return None
+    return home if home != "/" and os.path.isdir(home) else None
 
 
 def _first_closed_parent(path, uid, gid):

@@ -399,6 +399,28 @@ def test_child_sees_only_its_own_processes(workdir, namespaces):
     assert len(json.loads(result.stdout)) <= 3  # its init, itself, maybe a zombie
 
 
+def test_grader_home_is_hidden_except_what_the_command_needs(
+    workdir, namespaces, outside, monkeypatch
+):
+    # A stand-in home that any user could read, so only the cover hides it.
+    (outside / ".netrc").write_text("machine example.org password TOKEN")
+    (outside / ".netrc").chmod(0o644)
+    project = outside / "project"
+    project.mkdir()
+    (project / "course_module.py").write_text("VALUE = 42\n")
+    project.chmod(0o755)
+    (project / "course_module.py").chmod(0o644)
+    monkeypatch.setattr(sandbox, "_grader_home", lambda: str(outside))
+    code = f"""
+        import json, os, course_module
+        print(json.dumps([sorted(os.listdir({str(outside)!r})), course_module.VALUE]))
+    """
+    result = run(code, workdir, pythonpath=[project])
+
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == [["project"], 42]
+
+
 @pytest.mark.skipif(not AS_ROOT, reason="dropping to nobody needs a root grader")
 def test_root_grader_runs_child_as_nobody(workdir, namespaces):
     secret = Path(workdir, "root-only.txt")
