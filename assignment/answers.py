@@ -154,14 +154,15 @@ def answer_depth(summary):
     )
     test_delta = (test[3] - test[2]).dropna().mean() * 100
     noise = _noise(trained["val_accuracy"].mean(), trained["n_val"].min())
-    mean = delta.mean()
+    mean, accuracy = delta.mean(), "validation accuracy"
     if mean > noise:
-        text = f"Three layers: the third layer added {mean:.1f} points of "
+        text = f"Three layers: the third layer added {mean:.1f} points of {accuracy}"
     elif mean < -noise:
-        text = f"Two layers: the third layer lost {-mean:.1f} points of "
+        text = f"Two layers: the third layer lost {-mean:.1f} points of {accuracy}"
     else:
-        text = f"Two are enough: the third layer moved {mean:+.1f} points of "
-    text += "validation accuracy on average"
+        text = f"Two are enough: the third layer changed {accuracy} by {mean:+.1f}"
+        text += " points"
+    text += " on average"
     each = ", ".join(
         f"{activation} {value:+.1f}" for activation, value in delta.items()
     )
@@ -173,7 +174,7 @@ def answer_depth(summary):
     one = trained.loc[trained["layers"] == 1, "val_accuracy"]
     if len(one) and 2 in val.columns:
         gain = _points(val[2].dropna().mean() - one.mean())
-        text += f" Going from 1 to 2 layers moved it by {gain:+.1f} points."
+        text += f" Going from 1 to 2 layers changed it by {gain:+.1f} points."
     seconds = trained.groupby("layers")["seconds"].mean()
     if seconds.get(2, 0) > 0 and 3 in seconds:
         ratio = seconds[3] / seconds[2]

@@ -51,7 +51,7 @@ def _grid_figure(figure_class, histories, draw):
     figure = figure_class(
         figsize=(4 * len(activations), 3 * len(depths)), layout="constrained"
     )
-    axes = figure.subplots(len(depths), len(activations), squeeze=False, sharex=True)
+    axes = figure.subplots(len(depths), len(activations), squeeze=False)
     used = set()
     for run in runs.itertuples():
         row = depths.index(run.layers)

@@ -252,7 +252,7 @@ def test_depth_answer_follows_the_third_layer():
     assert helps.startswith("Three layers: the third layer added 2.0 points")
     assert hurts.startswith("Two layers: the third layer lost 2.0 points")
     assert even.startswith("Two are enough")
-    assert "Going from 1 to 2 layers moved it by +3.7 points." in helps
+    assert "Going from 1 to 2 layers changed it by +3.7 points." in helps
     assert "A 3-layer run took 1.5× as long as a 2-layer one." in helps
 
 
