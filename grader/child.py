@@ -120,6 +120,8 @@ def import_submission(seed):
     seed_everything(seed)
     try:
         exec(code, module.__dict__)
+    except MemoryError:
+        raise
     except SystemExit as error:
         raise TaskFailed(
             f"The submission called sys.exit({error.code!r}) while being imported. "
@@ -147,6 +149,8 @@ def build(module, task):
         net = function(task["n_inputs"], task["n_classes"])
     except NotImplementedError:
         raise TaskFailed(f"{name} is not implemented yet.") from None
+    except MemoryError:
+        raise
     except Exception as error:
         raise TaskFailed(
             f"Calling {name}({task['n_inputs']}, {task['n_classes']}) "
@@ -179,7 +183,7 @@ def train(module, net, task, x_train, y_train, x_val, y_val):
         )
     except framework.TrainingDiverged as error:
         raise TaskFailed(f"Training diverged: {error}") from None
-    except TaskFailed:
+    except (TaskFailed, MemoryError):
         raise
     except Exception as error:
         raise TaskFailed(f"Training failed: {describe(error)}") from None

@@ -127,8 +127,8 @@ def _positive(text):
 
 
 def _grade(args, results_path):
-    rubric = load_rubric(args.rubric)
     submissions = find_submissions(args.submissions)
+    rubric = load_rubric(args.rubric)
     if not submissions:
         raise FileNotFoundError("No .py or .ipynb submission found in the given paths.")
     if results_path is not None and len(submissions) > 1:
@@ -238,7 +238,7 @@ def _already_graded(submission, gradebook, rubric, data, args):
         _, digest = submission.read()
     except ValueError:
         return False
-    return gradebook.graded(digest, rubric, data.name)
+    return gradebook.graded(submission.path, digest, rubric, data.name)
 
 
 def _print_results(results, rubric, dataset, gradebook_path):

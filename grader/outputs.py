@@ -14,8 +14,6 @@ from pathlib import Path
 
 import pandas as pd
 
-GRADEBOOK_KEYS = ("sha256", "rubric", "dataset")
-
 
 def write_atomically(path, text):
     """Write ``text`` to ``path`` through a temporary file and a rename."""
@@ -186,10 +184,11 @@ class Gradebook:
                 ) from None
             self.rows = frame.to_dict("records")
 
-    def graded(self, sha256, rubric, dataset):
-        """Whether a gradable row for this content, rubric and data set exists."""
+    def graded(self, path, sha256, rubric, dataset):
+        """Whether this file, as it is, was graded with this rubric and data set."""
         return any(
-            row.get("sha256") == sha256
+            row.get("path") == str(path)
+            and row.get("sha256") == sha256
             and row.get("rubric") == rubric.digest[:16]
             and row.get("dataset") == dataset
             and row.get("status") != "grader error"
@@ -197,13 +196,10 @@ class Gradebook:
         )
 
     def add(self, result, rubric):
+        """Record a result, replacing any earlier row of the same submission file."""
         row = gradebook_row(result, rubric)
-        self.rows = [r for r in self.rows if not _same(r, row)] + [row]
+        self.rows = [r for r in self.rows if r.get("path") != row["path"]] + [row]
         write_atomically(self.path, pd.DataFrame(self.rows).to_csv(index=False))
-
-
-def _same(a, b):
-    return all(a.get(key) == b.get(key) for key in ("path", *GRADEBOOK_KEYS))
 
 
 def dump_json(document):

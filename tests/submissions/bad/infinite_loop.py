@@ -1,0 +1,3 @@
+def one_layer(n_inputs, n_classes):
+    while True:
+        pass

@@ -1,0 +1,9 @@
+from framework import Linear, Net, Softmax
+
+
+def one_layer(n_inputs, n_classes):
+    return Net(Linear(100, n_classes), Softmax())
+
+
+def train(net, x_train, y_train, x_val, y_val):
+    pass
