@@ -5,8 +5,9 @@ The grader trains each submission in a child process started through
 started, resource limits (address space, CPU time, file size, open files, core
 dumps, processes), a capped capture of its output, a fresh working folder and a
 minimal environment. On Linux, when the kernel allows it, the child also runs in
-new user/mount/network/PID namespaces: no network, the file system read-only
-except its working folder and a private /tmp, chosen paths hidden, and no process
+new mount, network and PID namespaces (inside a new user namespace when the grader
+is not root): no network, the file system read-only except its working folder and
+a private /tmp, the grader's home and chosen paths hidden, and no process
 surviving the run. When the grader runs as root the child drops to ``nobody``.
 
 Which of these protections held is reported in :attr:`RunResult.isolation`, one of
@@ -352,15 +353,13 @@ def _uses_namespaces(level):
 
 
 def _warn_about_weak_isolation(job, level, failures):
-    if not failures:
-        return
-    if level == BASIC and os.geteuid() == 0:
+    if job.hide_paths and not _uses_namespaces(level):
+        _warn_once("hide_paths not enforced at isolation level %s", level)
+    if level == BASIC and os.geteuid() == 0 and failures:
         _warn_once(
             "the command ran as root: user nobody could not start it (%s)",
             failures[-1],
         )
-    if job.hide_paths and not _uses_namespaces(level):
-        _warn_once("hide_paths not enforced without namespaces (%s)", failures[0])
 
 
 def _warn_once(message, detail):
