@@ -473,7 +473,7 @@ def test_basic_level_as_root_still_drops_to_nobody(workdir):
 
 
 NESTED_GRADER = """
-import json, socket, sys, tempfile
+import json, shutil, socket, sys, tempfile
 from grader.sandbox import run_isolated
 
 probe = '''
@@ -490,16 +490,18 @@ for target in sys.argv[2:]:
     except OSError:
         print("refused", target)
 '''
+workdir = tempfile.mkdtemp()
 with socket.create_server(("127.0.0.1", 0)) as server:
     port = server.getsockname()[1]
     result = run_isolated(
         [sys.executable, "-c", probe, str(port), *sys.argv[1:]],
-        workdir=tempfile.mkdtemp(),
+        workdir=workdir,
         time_limit=10,
         memory_limit=512 << 20,
         file_size_limit=1 << 20,
         output_limit=10_000,
     )
+shutil.rmtree(workdir)
 print(json.dumps({"isolation": result.isolation, "stdout": result.stdout,
                   "stderr": result.stderr, "reasons": result.fallback_reasons}))
 """
