@@ -106,6 +106,17 @@ def _parse(document, path, digest):
     _only_keys(document, {"title", "seed", "validation", "limits", "task"}, where)
     limits = _table(document, "limits", where, required=False)
     _only_keys(limits, {"time", "memory"}, where.key("limits"))
+    limits = {
+        "time": _number(limits, "time", where.key("limits"), default=600, minimum=1),
+        "memory": _number(
+            limits,
+            "memory",
+            where.key("limits"),
+            default=2048,
+            minimum=256,
+            integer=True,
+        ),
+    }
     tasks = document.get("task")
     if not isinstance(tasks, list) or not tasks:
         raise where.error("task", "must be a list of [[task]] tables, at least one")
@@ -157,14 +168,14 @@ def _parse_task(entry, limits, where):
         ),
         points=_number(entry, "points", where, minimum=0),
         time_limit=_number(
-            entry, "time_limit", where, default=limits.get("time", 600), minimum=1
+            entry, "time_limit", where, default=limits["time"], minimum=1
         ),
         memory_limit=int(
             _number(
                 entry,
                 "memory_limit",
                 where,
-                default=limits.get("memory", 2048),
+                default=limits["memory"],
                 minimum=256,
                 integer=True,
             )
