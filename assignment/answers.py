@@ -87,21 +87,25 @@ def answer_activation(summary):
 
     val = means["val_accuracy"]
     best, second, worst = val.index[0], val.index[1], val.index[-1]
+    lead = _points(val.iloc[0] - val.iloc[1])
     spread = _points(val.iloc[0] - val.iloc[-1])
-    noise = _noise(val.mean(), deep["n_val"].min())
+    n_val = int(deep["n_val"].min())
+    noise = _noise(val.mean(), n_val)
     verdict = "Yes" if spread > noise else "Not measurably"
     depths = _depths(deep)
     text = (
         f"{verdict}: {best} did best, with a mean validation accuracy of "
         f"{val.iloc[0]:.2%} over the {depths}-layer nets (test "
         f"{means['test_accuracy'].iloc[0]:.2%}), "
-        f"{_points(val.iloc[0] - val.iloc[1]):.1f} points ahead of {second}"
+        f"{lead:.1f} points ahead of {second}"
     )
+    if lead <= noise:
+        text += " (a tie within the noise)"
     if len(val) > 2:
         text += f" and {spread:.1f} ahead of {worst}"
     text += (
         f" (spread {spread:.1f} points; differences under {noise:.1f} points are "
-        f"within the noise of {deep['n_val'].min():,} validation images)."
+        f"within the noise of {n_val:,} validation images)."
     )
     test_best = means["test_accuracy"].idxmax()
     if test_best != best:
@@ -168,7 +172,9 @@ def answer_depth(summary):
     )
     text += (
         f" ({each}; test {test_delta:+.1f}), against a noise level of "
-        f"{noise:.1f} points."
+        f"{noise:.1f} points. It helped beyond the noise for "
+        f"{(delta > noise).sum()} of {len(delta)} activations and hurt beyond it "
+        f"for {(delta < -noise).sum()}."
     )
 
     one = trained.loc[trained["layers"] == 1, "val_accuracy"]
@@ -203,23 +209,34 @@ def answer_training_problems(summary, histories, n_classes=10):
     """
     chance = 1 / n_classes
     problems = [
-        f"{row.run} diverged ({row.message})"
+        (row.layers, f"{row.run} diverged ({row.message})")
         for row in summary[summary["status"] != "ok"].itertuples()
     ]
     overfit = []
-    for run in _trained(summary)["run"]:
-        history = _epochs(histories, run)
+    for row in _trained(summary).itertuples():
+        history = _epochs(histories, row.run)
         if history.empty:
             continue
-        problem = _learning_problem(run, history["val_accuracy"], chance)
+        problem = _learning_problem(row.run, history["val_accuracy"], chance)
         if problem:
-            problems.append(problem)
+            problems.append((row.layers, problem))
         rise = _validation_loss_rise(history)
         if rise:
-            overfit.append(f"{run} {rise}")
+            overfit.append(f"{row.run} {rise}")
 
-    if problems:
-        text = "Yes: " + "; ".join(problems) + "."
+    shallowest = summary["layers"].min()
+    deeper = [problem for layers, problem in problems if layers > shallowest]
+    shallow = [problem for layers, problem in problems if layers == shallowest]
+    if deeper:
+        text = "Yes: " + "; ".join(deeper) + "."
+        if shallow:
+            text += " Also " + "; ".join(shallow) + "."
+    elif shallow:
+        text = (
+            "Not from adding layers: no deeper net diverged or stalled, but "
+            + "; ".join(shallow)
+            + "."
+        )
     else:
         text = "No run diverged, stayed at chance or stopped improving after epoch 1."
     if overfit:
@@ -356,7 +373,7 @@ def _growth_pace(table):
 
 
 def _learning_problem(run, val_accuracy, chance):
-    """A phrase if a run never learned, learned late or barely improved; else ''."""
+    """A phrase if a run never learned, learned late or stopped improving; else ''."""
     first, last = val_accuracy.iloc[0], val_accuracy.iloc[-1]
     if last < chance + NEAR_CHANCE:
         return f"{run} stayed near chance (validation accuracy {last:.1%})"
@@ -366,9 +383,8 @@ def _learning_problem(run, val_accuracy, chance):
             f"before it learned ({last:.1%} at the end)"
         )
     if len(val_accuracy) > 1 and last - first < FLAT:
-        return (
-            f"{run} barely improved after the first epoch ({first:.1%} to {last:.1%})"
-        )
+        change = "got worse" if last < first else "barely improved"
+        return f"{run} {change} after the first epoch ({first:.1%} to {last:.1%})"
     return ""
 
 

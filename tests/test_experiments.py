@@ -244,6 +244,12 @@ def test_activation_answer_weighs_the_lead_against_the_noise():
     assert small.startswith("Not measurably: tanh did best")
     assert "differences under 0.4 points are within the noise" in small
 
+    val = accuracies("tanh", 0.02)
+    val[(2, "relu")] = val[(3, "relu")] = 0.968  # 0.2 points behind tanh
+    tie = answers.answer_activation(make_results(val)[0])
+    assert tie.startswith("Yes: tanh did best")
+    assert "0.2 points ahead of relu (a tie within the noise) and 2.0 ahead of" in tie
+
 
 def test_depth_answer_follows_the_third_layer():
     helps = answers.answer_depth(make_results(accuracies("relu", third_layer=0.02))[0])
@@ -253,6 +259,8 @@ def test_depth_answer_follows_the_third_layer():
     assert hurts.startswith("Two layers: the third layer lost 2.0 points")
     assert even.startswith("Two are enough")
     assert "Going from 1 to 2 layers changed it by +3.7 points." in helps
+    assert "It helped beyond the noise for 3 of 3 activations and hurt" in helps
+    assert "beyond it for 3 of 3" not in hurts and "hurt beyond it for 3." in hurts
     assert "A 3-layer run took 1.5× as long as a 2-layer one." in helps
 
 
@@ -280,6 +288,17 @@ def test_training_problems_answer_reports_stalls_and_slow_starts():
     text = answers.answer_training_problems(summary, histories)
     assert "3-layer sigmoid stayed near chance (validation accuracy 12.0%)" in text
     assert "2-layer sigmoid was still near chance after the first epoch (11.0%)" in text
+
+
+def test_training_problems_answer_tells_shallow_problems_from_deep_ones():
+    summary, histories = make_results(accuracies("relu"))
+    worse = (histories["run"] == "1-layer none") & (histories["epoch"] == 1)
+    histories.loc[worse, "val_accuracy"] = 0.93  # then 0.92 at the end
+    text = answers.answer_training_problems(summary, histories)
+    assert text.startswith(
+        "Not from adding layers: no deeper net diverged or stalled, but 1-layer none "
+        "got worse after the first epoch (93.0% to 92.0%)."
+    )
 
 
 def test_training_problems_answer_reports_overfitting_and_the_gap():
