@@ -55,8 +55,9 @@ def test_quick_run_falls_back_to_the_sample_in_one_line(quick):
     stdout, _, caught = quick
     data_lines = [line for line in stdout.splitlines() if line.startswith("Data:")]
     assert len(data_lines) == 1
-    assert "MNIST is unavailable" in data_lines[0]
-    assert "MNIST sample bundled with the project" in data_lines[0]
+    # The reason comes from framework.data's warning; only its gist is checked.
+    assert "unavailable" in data_lines[0]
+    assert "MNIST sample" in data_lines[0]
     assert "480 training, 120 validation and 200 test images" in data_lines[0]
     assert not [w for w in caught if issubclass(w.category, UserWarning)]
 
