@@ -9,6 +9,7 @@ import argparse
 import logging
 import os
 import sys
+import time
 import warnings
 from pathlib import Path
 
@@ -172,6 +173,7 @@ def _grade(args, results_path):
             write_atomically(results_path, dump_json(document))
         bar.update()
 
+    started = time.perf_counter()
     with bar:
         results = grade_batch(
             todo,
@@ -182,6 +184,11 @@ def _grade(args, results_path):
             isolation=args.isolation,
         )
     _print_results(results, rubric, data.name, gradebook_path)
+    tasks = sum(len(result.tasks) for result in results)
+    print(
+        f"Graded {len(results)} submission(s), {tasks} task(s), in "
+        f"{time.perf_counter() - started:.1f} s with {args.workers} worker(s)."
+    )
     if any(result.grader_fault for result in results):
         return EXIT_ERROR
     if args.fail_under is not None and any(
