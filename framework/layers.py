@@ -12,6 +12,8 @@ lesson's plain gradient step. Convolutions and other non-dense layers are left
 out: the lesson needs dense networks only.
 """
 
+import functools
+
 import numpy as np
 
 from framework.random import default_rng, to_rng
@@ -139,8 +141,8 @@ class Linear(Layer):
         The first layer of a net has no use for dx, the most expensive of the
         three products, so ``Net.backward`` asks for it only where it is needed.
         """
-        np.matmul(dz.T, self.x, out=self.dW)
-        np.sum(dz, axis=0, out=self.db)
+        self.dW = dz.T @ self.x
+        self.db = dz.sum(axis=0)
         return dz @ self.W if input_grad else None
 
     def update(self, lr):
@@ -196,10 +198,15 @@ class ReLU(Layer):
         return np.multiply(dy, self.mask, dtype=dy.dtype)
 
 
-def _output_limits(dtype):
-    """The smallest and largest probability an output layer hands a loss."""
+@functools.cache
+def probability_limits(dtype):
+    """The smallest and largest probability an output layer hands a loss.
+
+    The smallest positive normal number and the largest number below 1 of the
+    float type: between them, log(p), log(1 - p) and 1/p are all finite.
+    """
     finfo = np.finfo(dtype)
-    return finfo.tiny, 1 - finfo.epsneg
+    return finfo.dtype.type(finfo.tiny), finfo.dtype.type(1 - finfo.epsneg)
 
 
 class Sigmoid(Layer):
@@ -212,11 +219,10 @@ class Sigmoid(Layer):
     """
 
     def forward(self, x):
-        low, high = _output_limits(x.dtype)
         y = np.tanh(x * 0.5)
         y += 1
         y *= 0.5
-        self.y = np.clip(y, low, high, out=y)
+        self.y = np.clip(y, *probability_limits(y.dtype), out=y)
         return self.y
 
     def backward(self, dy):
@@ -237,7 +243,7 @@ class Softmax(Layer):
         e = z - z.max(axis=1, keepdims=True)
         np.exp(e, out=e)
         e /= e.sum(axis=1, keepdims=True)
-        self.p = np.maximum(e, _output_limits(e.dtype)[0], out=e)
+        self.p = np.maximum(e, probability_limits(e.dtype)[0], out=e)
         return self.p
 
     def backward(self, dp):

@@ -14,6 +14,8 @@ as scikit-learn's ``mean_squared_error`` and ``mean_absolute_error`` do.
 
 import numpy as np
 
+from framework.layers import probability_limits
+
 
 def _as_float_array(p):
     p = np.asarray(p)
@@ -61,7 +63,7 @@ class CrossEntropyLoss(Loss):
             )
         y = np.asarray(y)
         _check_batch(p, y)
-        tiny = np.finfo(p.dtype).tiny
+        tiny = probability_limits(p.dtype)[0]
         n, classes = p.shape
         self.p, self.n = p, n
 
@@ -76,11 +78,12 @@ class CrossEntropyLoss(Loss):
 
         self.y, self.t = check_labels(y, classes), None
         self.p_y = np.maximum(p[np.arange(n), self.y], tiny)
-        return float(-np.mean(np.log(self.p_y)))
+        return float(-np.log(self.p_y).sum() / n)
 
     def backward(self, loss=None):
         if self.t is not None:
-            return -self.t / (self.n * np.maximum(self.p, np.finfo(self.p.dtype).tiny))
+            tiny = probability_limits(self.p.dtype)[0]
+            return -self.t / (self.n * np.maximum(self.p, tiny))
         dp = np.zeros_like(self.p)
         dp[np.arange(self.n), self.y] = -1 / (self.n * self.p_y)
         return dp
@@ -113,8 +116,7 @@ class LogisticLoss(Loss):
                 "LogisticLoss targets must be in [0, 1], "
                 f"got values from {y.min()} to {y.max()}."
             )
-        finfo = np.finfo(p.dtype)
-        self.p = np.clip(p, finfo.tiny, 1 - finfo.epsneg)
+        self.p = np.clip(p, *probability_limits(p.dtype))
         self.y = y.reshape(p.shape).astype(p.dtype, copy=False)
         terms = self.y * np.log(self.p) + (1 - self.y) * np.log1p(-self.p)
         return float(-np.mean(terms))
