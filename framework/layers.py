@@ -240,6 +240,9 @@ class Softmax(Layer):
     """
 
     def forward(self, z):
+        z = np.asarray(z)
+        if z.dtype.kind != "f":
+            z = z.astype(np.float64)
         e = z - z.max(axis=1, keepdims=True)
         np.exp(e, out=e)
         e /= e.sum(axis=1, keepdims=True)

@@ -112,6 +112,14 @@ def test_activations_match_their_definitions():
     np.testing.assert_allclose(Softmax().forward(x), softmax(x, axis=1), rtol=1e-12)
 
 
+def test_activations_accept_integer_inputs():
+    x = np.array([[1, -2, 3]])
+    np.testing.assert_allclose(Softmax().forward(x), softmax(x, axis=1))
+    np.testing.assert_allclose(Sigmoid().forward(x), expit(x))
+    np.testing.assert_allclose(Tanh().forward(x), np.tanh(x))
+    np.testing.assert_array_equal(ReLU().forward(x), [[1, 0, 3]])
+
+
 def test_softmax_and_sigmoid_stay_finite_on_huge_float32_inputs():
     z = np.array([[0, 255 * 784, -255 * 784], [1e30, 0, -1e30]], dtype=np.float32)
     p = Softmax().forward(z)
