@@ -4,7 +4,8 @@ Two measurements, each repeated and reported as medians:
 
 1. Overhead. A script trains and scores the reference solution's three
    networks in one process (seeded as the grader seeds them, on the same data
-   split, with the same BLAS threads); then ``python -m grader`` grades the
+   split, with one BLAS thread as in each of the grader's children); then
+   ``python -m grader`` grades the
    same submission with one worker. Both are timed as whole commands, imports
    and data loading included. The difference is the price of isolation:
    starting a child per task, sending it the training data, saving and
@@ -22,6 +23,7 @@ Two measurements, each repeated and reported as medians:
 """
 
 import argparse
+import os
 import re
 import shutil
 import statistics
@@ -35,10 +37,12 @@ PROJECT = Path(__file__).resolve().parent.parent
 SOLUTION = PROJECT / "assignment" / "solution.py"
 QUICK = PROJECT / "tests" / "submissions" / "good.py"
 QUICK_RUBRIC = PROJECT / "tests" / "grader_rubric.toml"
+BLAS_THREADS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 IN_PROCESS = """
-import importlib.util, sys, time
+import importlib.util, sys
+import numpy as np
 import framework
 from framework.data import load_mnist
 from grader.rubric import load_rubric
@@ -64,9 +68,8 @@ for task in rubric.tasks:
 def in_process(dataset, data_dir):
     """Wall time of a script that loads the data, trains and scores each network.
 
-    It runs in a fresh process with the default BLAS threads, as the grader's
-    single child does with one worker, and pays for its imports as the grader
-    does for its own.
+    It runs in a fresh process with one BLAS thread, as each of the grader's
+    children does, and pays for its imports as the grader does for its own.
     """
     command = [
         sys.executable,
@@ -76,8 +79,9 @@ def in_process(dataset, data_dir):
         str(data_dir or ""),
         str(SOLUTION),
     ]
+    environment = {**os.environ, **dict.fromkeys(BLAS_THREADS, "1")}
     start = time.perf_counter()
-    subprocess.run(command, check=True, capture_output=True)
+    subprocess.run(command, check=True, capture_output=True, env=environment)
     return time.perf_counter() - start
 
 

@@ -189,7 +189,9 @@ def fit(
     history = pd.DataFrame(rows)
     if labels is None and "val_accuracy" in history:
         history = history.drop(columns="val_accuracy")
-    return history.set_index("epoch")
+    first = ["loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds"]
+    columns = [c for c in first if c in history] + list(max_abs_weights(net))
+    return history.set_index("epoch")[columns]
 
 
 def _run_epoch(net, x, y, labels, order, batch_size, loss, optimizer, epoch, bar):

@@ -71,8 +71,10 @@ def grade_batch(
     rubric : grader.rubric.Rubric
     data : grader.grading.GradingData
     workers : int, optional
-        Children running at once; one per core by default. Each child gets
-        ``cores // workers`` BLAS threads (at least one).
+        Children running at once; one per core by default. Each child
+        trains with one BLAS thread: the workers keep the cores busy, a
+        network's numbers do not depend on how many workers graded it, and no
+        BLAS thread spins waiting for a core another child holds.
     on_result : callable, optional
         Called with each SubmissionResult as soon as it is complete, from the
         calling thread.
@@ -86,7 +88,6 @@ def grade_batch(
         ``on_result`` stay valid.
     """
     workers = workers or default_workers()
-    threads = max(1, default_workers() // workers)
     pending = {}
     results = [None] * len(submissions)
     with concurrent.futures.ThreadPoolExecutor(workers) as pool:
@@ -106,7 +107,7 @@ def grade_batch(
                     task,
                     data,
                     seed=rubric.seed,
-                    threads=threads,
+                    threads=1,
                     scratch=scratch,
                     isolation=isolation,
                 )
