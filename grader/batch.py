@@ -87,53 +87,67 @@ def grade_batch(
         When the sandbox cannot run at all; results already handed to
         ``on_result`` stay valid.
     """
-    workers = workers or default_workers()
-    pending = {}
+    pool = concurrent.futures.ThreadPoolExecutor(workers or default_workers())
     results = [None] * len(submissions)
-    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
-        futures = {}
-        for index, submission in enumerate(submissions):
-            try:
-                code, digest = submission.read()
-            except SubmissionError as error:
-                result = _unreadable(submission, rubric, data, str(error))
-                results[index] = _deliver(result, on_result)
-                continue
-            pending[index] = {"digest": digest, "tasks": {}}
-            for task in rubric.tasks:
-                future = pool.submit(
-                    _grade_safely,
-                    code,
-                    task,
-                    data,
-                    seed=rubric.seed,
-                    threads=1,
-                    scratch=scratch,
-                    isolation=isolation,
-                )
-                futures[future] = (index, task)
-
-        for future in concurrent.futures.as_completed(futures):
-            index, task = futures[future]
-            try:
-                task_result = future.result()
-            except GraderError:
-                for other in futures:
-                    other.cancel()
-                raise
-            state = pending[index]
-            state["tasks"][task.name] = task_result
-            if len(state["tasks"]) == len(rubric.tasks):
-                submission = submissions[index]
-                result = SubmissionResult(
-                    name=submission.name,
-                    path=str(submission.path),
-                    sha256=state["digest"],
-                    dataset=data.name,
-                    tasks=tuple(state["tasks"][t.name] for t in rubric.tasks),
-                )
-                results[index] = _deliver(result, on_result)
+    try:
+        jobs = _submit(
+            pool,
+            submissions,
+            rubric,
+            data,
+            results,
+            on_result,
+            scratch=scratch,
+            isolation=isolation,
+        )
+        _collect(jobs, submissions, rubric, data, results, on_result)
+    except BaseException:
+        # A Ctrl-C or a sandbox that cannot run ends the batch now: nothing
+        # new starts, and the caller need not wait for the running children.
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
     return results
+
+
+def _submit(pool, submissions, rubric, data, results, on_result, **options):
+    """Queue every task of every readable submission; settle the unreadable ones.
+
+    Returns a dict from each future to its (submission index, task, digest).
+    """
+    jobs = {}
+    for index, submission in enumerate(submissions):
+        try:
+            code, digest = submission.read()
+        except SubmissionError as error:
+            result = _unreadable(submission, rubric, data, str(error))
+            results[index] = _deliver(result, on_result)
+            continue
+        for task in rubric.tasks:
+            future = pool.submit(
+                _grade_safely, code, task, data, seed=rubric.seed, threads=1, **options
+            )
+            jobs[future] = (index, task, digest)
+    return jobs
+
+
+def _collect(jobs, submissions, rubric, data, results, on_result):
+    """Gather task results as they come; deliver each submission once complete."""
+    done = {}
+    for future in concurrent.futures.as_completed(jobs):
+        index, task, digest = jobs[future]
+        done.setdefault(index, {})[task.name] = future.result()
+        if len(done[index]) < len(rubric.tasks):
+            continue
+        submission = submissions[index]
+        result = SubmissionResult(
+            name=submission.name,
+            path=str(submission.path),
+            sha256=digest,
+            dataset=data.name,
+            tasks=tuple(done[index][t.name] for t in rubric.tasks),
+        )
+        results[index] = _deliver(result, on_result)
 
 
 def _grade_safely(code, task, data, **options):

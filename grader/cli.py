@@ -2,7 +2,8 @@
 
 Exit status: 0 when every submission was graded; 1 when ``--fail-under`` is
 given and a submission scored below it; 2 for a usage error or a fault of the
-grader (no data, no sandbox, a broken rubric).
+grader (no data, no sandbox, a broken rubric); 130 when interrupted (Ctrl-C),
+after which the gradebook holds every submission finished before.
 """
 
 import argparse
@@ -38,6 +39,7 @@ GRADESCOPE_RESULTS = Path("/autograder/results/results.json")
 DATA_LOCATIONS = (PROJECT / "data", Path("/usr/share/datasets"))
 
 EXIT_OK, EXIT_BELOW, EXIT_ERROR = 0, 1, 2
+EXIT_INTERRUPTED = 130
 
 
 def main(argv=None):
@@ -52,6 +54,13 @@ def main(argv=None):
         results_path = GRADESCOPE_RESULTS
     try:
         return _grade(args, results_path)
+    except KeyboardInterrupt:
+        # Every finished submission is already in the gradebook. Exiting at
+        # once takes the running children with it (their sandbox dies with
+        # the grader); waiting for them could take a whole time limit.
+        print("grader: interrupted; grades already given are kept.", file=sys.stderr)
+        sys.stderr.flush()
+        os._exit(EXIT_INTERRUPTED)
     except (RubricError, GraderError, FileNotFoundError, ValueError, OSError) as error:
         print(f"grader: {error}", file=sys.stderr)
         if results_path is not None:
@@ -213,9 +222,9 @@ def _load_data(args, rubric):
         )
     note = f"Data: {data.source}."
     if fallback and data.name == "mnist-sample":
-        note = (
-            "Data: full MNIST is not available here, so grading uses the bundled "
-            f"sample ({data.source}); thresholds are the sample's."
+        note += (
+            " Full MNIST is not available here (python -m framework.data info "
+            "tells why); the sample's thresholds apply."
         )
     for warning in caught:
         logger.info("%s", warning.message)

@@ -65,6 +65,8 @@ def results_json(result, rubric, data, notes=()):
                     "dataset": data.name,
                     "seconds": round(task.seconds, 2),
                     "isolation": task.isolation,
+                    # Per epoch, as the training run reported it (not checked).
+                    "history": task.history,
                 },
             }
         )

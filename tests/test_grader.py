@@ -331,3 +331,37 @@ def test_usage_and_harness_errors_exit_with_status_2_and_still_write_results(
     assert message in capsys.readouterr().err
     document = json.loads(results.read_text())
     assert document["score"] == 0 and "could not run" in document["output"]
+
+
+def test_ctrl_c_stops_at_once_and_leaves_no_process_behind(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    folder = tmp_path / "subs"
+    folder.mkdir()
+    shutil.copy(SUBMISSIONS / "bad" / "infinite_loop.py", folder / "a.py")
+    shutil.copy(SUBMISSIONS / "bad" / "infinite_loop.py", folder / "b.py")
+    command = [
+        sys.executable,
+        "-m",
+        "grader",
+        str(folder),
+        "--gradebook",
+        str(tmp_path / "book.csv"),
+        *COMMON,
+    ]
+    grader = subprocess.Popen(
+        command, cwd=tmp_path, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    time.sleep(4)
+    os.kill(grader.pid, signal.SIGINT)
+    started = time.perf_counter()
+    _, stderr = grader.communicate(timeout=10)
+
+    assert grader.returncode == 130 and "interrupted" in stderr
+    assert time.perf_counter() - started < 5
+    time.sleep(0.5)
+    survivors = subprocess.run(["pgrep", "-s", str(grader.pid)], capture_output=True)
+    assert survivors.stdout == b""
