@@ -13,6 +13,7 @@ import dataclasses
 import io
 import json
 import logging
+import math
 import shutil
 import sys
 import tempfile
@@ -193,13 +194,35 @@ def _read_report(path):
         return {}
     if not isinstance(report, dict):
         return {}
-    history = report.get("history")
-    if not isinstance(history, list) or not all(isinstance(h, dict) for h in history):
-        report["history"] = []
     for key in ("stage", "error"):
         if not isinstance(report.get(key), str | None):
             report[key] = None
+    report["history"] = _clean_history(report.get("history"))
     return report
+
+
+def _clean_history(history, max_epochs=1000):
+    """The per-epoch history as plain finite numbers; anything else is dropped.
+
+    The report comes from the submission's process, so it may hold anything;
+    what reaches results.json must be valid JSON of a sensible size.
+    """
+    if not isinstance(history, list):
+        return []
+    rows = []
+    for entry in history[:max_epochs]:
+        if not isinstance(entry, dict):
+            continue
+        rows.append(
+            {
+                str(key)[:40]: value
+                for key, value in list(entry.items())[:20]
+                if isinstance(value, int | float)
+                and not isinstance(value, bool)
+                and math.isfinite(value)
+            }
+        )
+    return rows
 
 
 STAGES = {

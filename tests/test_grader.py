@@ -365,3 +365,17 @@ def test_ctrl_c_stops_at_once_and_leaves_no_process_behind(tmp_path):
     time.sleep(0.5)
     survivors = subprocess.run(["pgrep", "-s", str(grader.pid)], capture_output=True)
     assert survivors.stdout == b""
+
+
+def test_a_forged_report_cannot_break_the_results_file(tmp_path):
+    from grader.grading import _read_report
+
+    report = tmp_path / "report.json"
+    report.write_text(
+        '{"stage": "done", "error": 7, "history": [{"epoch": 1, "loss": NaN, '
+        '"val_accuracy": Infinity, "accuracy": 0.5, "note": "text"}, 3, []]}'
+    )
+    read = _read_report(report)
+    assert read["error"] is None
+    assert read["history"] == [{"epoch": 1, "accuracy": 0.5}]
+    json.dumps(read, allow_nan=False)
