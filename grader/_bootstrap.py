@@ -360,6 +360,11 @@ def run(spec, report, supervisor):
     if namespaces is None:
         become_command(spec, report, supervisor)
 
+    # The parent-death signal does not survive fork: without it, the runner and
+    # the whole PID namespace would outlive a grader killed mid-run. (As PID 1
+    # of the namespace it sees its parent as pid 0, so unlike become_command it
+    # cannot check that the supervisor still lives; the window is one syscall.)
+    prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     try:
         check(libc.unshare(namespaces["inner_flags"]), "unshare")
     except OSError as exc:

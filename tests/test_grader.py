@@ -8,6 +8,7 @@ with tests/grader_rubric.toml (two tasks, 15 s and 1 GB each).
 
 import hashlib
 import json
+import os
 import shutil
 import string
 import time
@@ -334,7 +335,6 @@ def test_usage_and_harness_errors_exit_with_status_2_and_still_write_results(
 
 
 def test_ctrl_c_stops_at_once_and_leaves_no_process_behind(tmp_path):
-    import os
     import signal
     import subprocess
     import sys
@@ -343,6 +343,8 @@ def test_ctrl_c_stops_at_once_and_leaves_no_process_behind(tmp_path):
     folder.mkdir()
     shutil.copy(SUBMISSIONS / "bad" / "infinite_loop.py", folder / "a.py")
     shutil.copy(SUBMISSIONS / "bad" / "infinite_loop.py", folder / "b.py")
+    scratch = tmp_path / "scratch"  # where the grader makes working folders
+    scratch.mkdir()
     command = [
         sys.executable,
         "-m",
@@ -353,9 +355,14 @@ def test_ctrl_c_stops_at_once_and_leaves_no_process_behind(tmp_path):
         *COMMON,
     ]
     grader = subprocess.Popen(
-        command, cwd=tmp_path, stderr=subprocess.PIPE, text=True, start_new_session=True
+        command,
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "TMPDIR": str(scratch)},
     )
     time.sleep(4)
+    assert processes_working_in(scratch), "the children should be running by now"
     os.kill(grader.pid, signal.SIGINT)
     started = time.perf_counter()
     _, stderr = grader.communicate(timeout=10)
@@ -363,8 +370,19 @@ def test_ctrl_c_stops_at_once_and_leaves_no_process_behind(tmp_path):
     assert grader.returncode == 130 and "interrupted" in stderr
     assert time.perf_counter() - started < 5
     time.sleep(0.5)
-    survivors = subprocess.run(["pgrep", "-s", str(grader.pid)], capture_output=True)
-    assert survivors.stdout == b""
+    assert processes_working_in(scratch) == []
+
+
+def processes_working_in(folder):
+    """Pids of the processes whose working folder lies in ``folder``, from /proc."""
+    pids = []
+    for cwd in Path("/proc").glob("[0-9]*/cwd"):
+        try:
+            if Path(os.readlink(cwd)).is_relative_to(folder):
+                pids.append(int(cwd.parent.name))
+        except OSError:
+            continue
+    return pids
 
 
 def test_a_forged_report_cannot_break_the_results_file(tmp_path):
