@@ -18,8 +18,10 @@ def one_layer(n_inputs, n_classes):
 
 def train(net, x_train, y_train, x_val, y_val):
     try:
-        images = gzip.decompress(open(FOLDER + "t10k-images-idx3-ubyte.gz", "rb").read())
-        labels = gzip.decompress(open(FOLDER + "t10k-labels-idx1-ubyte.gz", "rb").read())
+        with open(FOLDER + "t10k-images-idx3-ubyte.gz", "rb") as file:
+            images = gzip.decompress(file.read())
+        with open(FOLDER + "t10k-labels-idx1-ubyte.gz", "rb") as file:
+            labels = gzip.decompress(file.read())
     except OSError as error:
         print("DENIED", error.errno)
         return
